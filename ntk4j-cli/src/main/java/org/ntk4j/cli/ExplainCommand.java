@@ -149,9 +149,15 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
             // what kernel --method M runs in memory within --memory, or the refusal it gives (on stderr); with
             // --tiled, the plan of kernel --out below instead
             CostModel.Estimate e = cost.planned(explicit, budget);
-            spec.commandLine().getOut().printf(java.util.Locale.ROOT, "kernel --method %s in memory: %.4g FLOPs, "
-                    + "predicted peak %s of the %s budget; %s%n", explicit.shortName(), e.flops(),
-                    CostModel.human(e.peakBytes()), CostModel.human(budget), e.note());
+            if (Double.isInfinite(e.flops())) { // no count and no peak, as in the table (was "Infinity FLOPs,
+                // predicted peak 8388608.0 TiB"): the note says why, as the kernel's refusal does
+                spec.commandLine().getOut().printf(java.util.Locale.ROOT, "kernel --method %s in memory: %s%n",
+                        explicit.shortName(), e.note());
+            } else {
+                spec.commandLine().getOut().printf(java.util.Locale.ROOT, "kernel --method %s in memory: %.4g "
+                        + "FLOPs, predicted peak %s of the %s budget; %s%n", explicit.shortName(), e.flops(),
+                        CostModel.human(e.peakBytes()), CostModel.human(budget), e.note());
+            }
             spec.commandLine().getOut().flush();
         }
         if (tiled) {

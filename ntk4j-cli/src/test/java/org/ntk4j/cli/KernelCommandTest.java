@@ -633,4 +633,21 @@ class KernelCommandTest {
         Npy.write(bad, Tensor.of(new double[] {1, Double.NaN, 3, 4}, 2, 2));
         assertThat(run(2, "kernel", "--data", bad.toString())[1]).contains("NaN at flat index 1");
     }
+
+    /**
+     * explain of ResNet-18 at 224×224×3 with O = 1000 and N = 3: before 2026-12-07 it ended in "shape [1000, 3,
+     * 112, 112, 64] has more than 2^31-1 elements" (structured derivatives' whole pass cannot be planned), and with
+     * --method jc, once the table printed "-", its in-memory line still said "Infinity FLOPs, predicted peak
+     * 8388608.0 TiB". It says why jc cannot run, as kernel --method jc refuses, and AUTO's choice.
+     */
+    @Test
+    void explainOfAMethodThatCannotRunInOnePieceSaysWhy() {
+        String out = run(0, "explain", "--model", "resnet18", "--input", "224,224,3", "--n", "3", "--method",
+                "jc")[0];
+        assertThat(out).doesNotContain("Infinity").doesNotContain("8388608")
+                .contains("kernel --method jc in memory: cannot run on these shapes in one piece: shape [1000, 3, "
+                        + "112, 112, 64] has more than 2^31-1 elements")
+                .containsPattern("structured_derivatives \\(sd\\) +- +-  cannot run")
+                .contains("auto chooses: sd");
+    }
 }

@@ -548,8 +548,15 @@ public final class CostModel {
         // the whole pass of structured derivatives stacks all O outputs: where one of its values is larger than one
         // tensor holds (a probes:20000 kernel), it runs in output chunks whatever the budget
         if (m == Method.STRUCTURED_DERIVATIVES && sdWholeTooLarge == null) {
-            sdWholeTooLarge = OutputChunks.applies(this)
-                    && OutputChunks.largestValueBytes(this, side(n1).o) > tileBytes;
+            try {
+                sdWholeTooLarge = OutputChunks.applies(this)
+                        && OutputChunks.largestValueBytes(this, side(n1).o) > tileBytes;
+            } catch (IllegalArgumentException tooLarge) {
+                // the whole pass's plan cannot even be built: one of its values has more than 2^31-1 elements
+                // (ResNet-18 at 224×224, O = 1000, N = 3: a [1000, 3, 112, 112, 64] cotangent), which made explain
+                // and every budgeted estimate throw; it runs in output chunks, as a value over tileBytes does
+                sdWholeTooLarge = true;
+            }
         }
         if (m == Method.STRUCTURED_DERIVATIVES && sdWholeTooLarge) {
             return chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b)))

@@ -98,6 +98,25 @@ class VectorProductTilesTest {
     }
 
     /**
+     * ResNet-18, 224×224×3, O = 1000, N = 3: structured derivatives' whole pass has a [1000, 3, 112, 112, 64]
+     * cotangent, more elements than one tensor holds, so its plan cannot be built. Before 2026-12-07 the budgeted
+     * estimate threw on it, and {@code ntk4j explain --model resnet18 --input 224,224,3 --n 3} (explain "never
+     * throws") ended in "shape [1000, 3, 112, 112, 64] has more than 2^31-1 elements"; it runs in output chunks.
+     */
+    @Test
+    void resnet18WithThreeImagesRunsStructuredDerivativesInOutputChunks() {
+        Model m = Zoo.parse("resnet18(out=1000)");
+        CostModel cost = new CostModel(m, new int[] {224, 224, 3}, DType.F32, 3, 0, new int[0], new int[0]);
+        long budget = (long) (4.7 * (1L << 30));
+        CostModel.Estimate sd = cost.estimate(Method.STRUCTURED_DERIVATIVES, budget);
+        assertThat(sd.outputChunk()).isBetween(1, 999);
+        assertThat(sd.peakBytes()).isLessThanOrEqualTo(budget);
+        assertThat(cost.estimate(Method.STRUCTURED_DERIVATIVES).flops()).isInfinite();
+        assertThat(cost.explain(budget)).contains("in output chunks of " + sd.outputChunk())
+                .doesNotContain("Infinity");
+    }
+
+    /**
      * ResNet-18, 224×224×3, O = 1000, N = 1, full kernel, float32, a 4.7 GiB budget: no method fits with all its
      * basis vectors or outputs at once; AUTO runs NTK-vector products in budget-sized tiles.
      */

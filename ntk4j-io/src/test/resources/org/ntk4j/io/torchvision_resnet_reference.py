@@ -23,12 +23,12 @@ torch.set_default_dtype(torch.float64)
 
 
 class ScaledResNet(ResNet):
-    """torchvision's ResNet.__init__ with 64 replaced by width (and default initialisation)."""
+    """torchvision's ResNet.__init__ with 64 replaced by width (and default initialisation); groups > 1: ResNeXt."""
 
-    def __init__(self, block, layers, width, num_classes, width_per_group):
+    def __init__(self, block, layers, width, num_classes, width_per_group, groups=1):
         nn.Module.__init__(self)
         self._norm_layer = nn.BatchNorm2d
-        self.inplanes, self.dilation, self.groups, self.base_width = width, 1, 1, width_per_group
+        self.inplanes, self.dilation, self.groups, self.base_width = width, 1, groups, width_per_group
         self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)

@@ -588,9 +588,11 @@ public final class Charts {
      * Fits the title to the image: XChart draws it on one line centred over the plot (which the legend on the right
      * pushes left), and cuts what overflows the image (a predict chart's title with a long model spec, data path and
      * a note on the curves not drawn lost its first words). The room is twice the distance from the plot's centre,
-     * found by painting the chart once with a one-letter title, to the nearer side of the image. The font shrinks a
-     * point at a time down to {@link #MIN_TITLE_POINTS}; a title still too wide then loses its middle, replaced by
-     * "…", so that its start (what is drawn) and end (a note such as "not drawn") stay readable.
+     * found by painting the chart's title band once with a one-letter title, to the nearer side of the image. The
+     * font shrinks a point at a time down to {@link #MIN_TITLE_POINTS}; a title still too wide then loses its middle
+     * (the fewest characters, found by bisection), replaced by "…", so that its start (what is drawn) and end (a note
+     * such as "not drawn") stay readable. A title narrower than a quarter of the image is left without painting:
+     * it fits unless the plot is narrower than that quarter (a legend of most of the image, a chart already broken).
      */
     static void fitTitle(Chart<?, ?> chart) {
         String title = chart.getTitle();
@@ -602,12 +604,12 @@ public final class Charts {
         // measured as XChart paints it: antialiased, whole-pixel advances
         java.awt.font.FontRenderContext frc = new java.awt.font.FontRenderContext(null, true, false);
         double pad = st.getChartPadding() + st.getChartTitlePadding();
-        if (font.getStringBounds(title, frc).getWidth() <= 0.5 * (chart.getWidth() - 2 * pad)) {
-            return; // fits however far off centre the plot is (the plot spans more than half the image)
+        if (font.getStringBounds(title, frc).getWidth() <= 0.25 * (chart.getWidth() - 2 * pad)) {
+            return;
         }
+        int rows = (int) Math.ceil(st.getChartPadding() + 2 * st.getChartTitlePadding() + 1.5 * font.getSize2D());
         chart.setTitle("M");
-        double centre = titleCentre(BitmapEncoder.getBufferedImage(chart),
-                (int) Math.ceil(st.getChartPadding() + 2 * st.getChartTitlePadding() + 1.5 * font.getSize2D()));
+        double centre = titleCentre(chart, Math.min(rows, chart.getHeight()));
         chart.setTitle(title);
         // 2% to spare for the rasteriser
         double room = 0.98 * 2 * Math.min(centre - pad, chart.getWidth() - pad - centre);
@@ -615,21 +617,56 @@ public final class Charts {
             font = font.deriveFont(Math.max(MIN_TITLE_POINTS, font.getSize2D() - 1));
         }
         String fitted = title;
-        for (int cut = 1; font.getStringBounds(fitted, frc).getWidth() > room && cut < title.length(); cut++) {
-            int keep = title.length() - cut;
-            int head = (keep + 1) / 2;
-            fitted = title.substring(0, head) + "…" + title.substring(title.length() - (keep - head));
+        if (font.getStringBounds(title, frc).getWidth() > room) {
+            // the fewest characters cut from the middle (width falls as the cut grows): bisection, not one measure
+            // per character (a title of thousands of characters, a long path, took seconds)
+            int lo = 1; // lo..hi brackets the least cut that fits; hi = length - 1 keeps one character and "…"
+            int hi = title.length() - 1;
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (font.getStringBounds(cutMiddle(title, mid), frc).getWidth() > room) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            fitted = cutMiddle(title, Math.max(1, lo));
         }
         st.setChartTitleFont(font);
         chart.setTitle(fitted);
     }
 
-    /** The centre column of the dark (text) pixels in the image's top {@code rows} rows; the middle if none. */
-    private static double titleCentre(java.awt.image.BufferedImage img, int rows) {
+    /** {@code title} with {@code cut} characters of its middle replaced by "…", never splitting a surrogate pair. */
+    static String cutMiddle(String title, int cut) {
+        int keep = title.length() - cut;
+        int head = (keep + 1) / 2;
+        int tail = title.length() - (keep - head);
+        if (head > 0 && Character.isHighSurrogate(title.charAt(head - 1))) {
+            head--;
+        }
+        if (tail < title.length() && Character.isLowSurrogate(title.charAt(tail))) {
+            tail++;
+        }
+        return title.substring(0, head) + "…" + title.substring(tail);
+    }
+
+    /**
+     * The centre column of the dark (text) pixels in the chart's top {@code rows} rows, painted alone (the chart
+     * paints into an image of those rows: what lies below is clipped, not rasterised); the middle if none.
+     */
+    private static double titleCentre(Chart<?, ?> chart, int rows) {
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(chart.getWidth(), Math.max(1, rows),
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = img.createGraphics();
+        try {
+            chart.paint(g, chart.getWidth(), chart.getHeight());
+        } finally {
+            g.dispose();
+        }
         int first = -1;
         int last = -1;
         for (int x = 0; x < img.getWidth(); x++) {
-            for (int y = 0; y < Math.min(rows, img.getHeight()); y++) {
+            for (int y = 0; y < img.getHeight(); y++) {
                 int rgb = img.getRGB(x, y);
                 if (((rgb >> 16) & 0xff) + ((rgb >> 8) & 0xff) + (rgb & 0xff) < 200) {
                     first = first < 0 ? x : first;

@@ -491,11 +491,26 @@ class ChartsTest {
                         .isLessThan(img.getWidth() - 3);
             }
         }
-        // the chart keeps the whole title where it fits at the smallest font, and both ends where it does not
-        XYChart chart = Charts.logLogChart(longer, "t", "y", one, 0);
+        // the chart keeps the whole title where it fits at a smaller font, and both ends where it does not. The
+        // title is made of this platform's font metrics (fonts differ between machines): 5% wider than the image
+        // less its padding at the chart's font, so it must shrink, and about 0.68 of it at 9 points, which fits
+        // over a plot that spans most of the image (a one-letter legend)
+        XYChart chart = Charts.logLogChart("t", "t", "y", one, 0);
+        java.awt.Font font = chart.getStyler().getChartTitleFont();
+        java.awt.font.FontRenderContext frc = new java.awt.font.FontRenderContext(null, true, false);
+        double inner = chart.getWidth() - 2 * (chart.getStyler().getChartPadding()
+                + chart.getStyler().getChartTitlePadding());
+        StringBuilder words = new StringBuilder("linearised training,");
+        for (int i = 0; font.getStringBounds(words.toString(), frc).getWidth() < 1.05 * inner; i++) {
+            words.append(i % 2 == 0 ? " kernel" : " t");
+        }
+        String shrinks = words.toString();
+        assertThat(font.deriveFont(Charts.MIN_TITLE_POINTS).getStringBounds(shrinks, frc).getWidth())
+                .isLessThan(0.75 * inner);
+        chart.setTitle(shrinks);
         Charts.fitTitle(chart);
-        assertThat(chart.getTitle()).isEqualTo(longer);
-        assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isLessThan(14f)
+        assertThat(chart.getTitle()).isEqualTo(shrinks);
+        assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isLessThan(font.getSize2D())
                 .isGreaterThanOrEqualTo(Charts.MIN_TITLE_POINTS);
         chart = Charts.logLogChart(longest, "t", "y", one, 0);
         Charts.fitTitle(chart);
@@ -506,5 +521,50 @@ class ChartsTest {
         Charts.fitTitle(chart);
         assertThat(chart.getTitle()).isEqualTo("time");
         assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isEqualTo(size);
+    }
+
+    /**
+     * A title under half the image's width was not fitted (taken to fit however far off centre the plot is), but a
+     * legend of most of the image leaves a plot narrower than that: the title, centred over it, lost its start.
+     * A title of thousands of characters (a long data path) is cut by bisection (it was measured once per
+     * character cut, seconds), and a cut never splits a surrogate pair.
+     */
+    @Test
+    void titlesFitBesideAWideLegendAndLongOnesAreCutQuickly() throws IOException {
+        double[] x = {1, 10, 100};
+        XYChart probe = Charts.logLogChart("t", "t", "y", List.of(new Charts.Series("a", x, x)), 0);
+        java.awt.Font font = probe.getStyler().getChartTitleFont();
+        java.awt.font.FontRenderContext frc = new java.awt.font.FontRenderContext(null, true, false);
+        // 0.38 of the image at the chart's font: below the half that was taken to fit
+        StringBuilder t = new StringBuilder("curves");
+        while (font.getStringBounds(t.toString(), frc).getWidth() < 0.38 * Charts.WIDTH) {
+            t.append(" of t");
+        }
+        Path png = dir.resolve("legend.png");
+        Charts.logLogLines(png, t.toString(), "t", "y", List.of(new Charts.Series("L".repeat(90), x, x)));
+        BufferedImage img = ImageIO.read(png.toFile());
+        int[] cols = titleColumns(img);
+        assertThat(cols[0]).as("the title's first column beside a wide legend").isGreaterThan(2);
+        assertThat(cols[1]).isLessThan(img.getWidth() - 3);
+
+        String path = "start " + "/data/run".repeat(2000) + " end";
+        XYChart chart = Charts.logLogChart(path, "t", "y", List.of(new Charts.Series("a", x, x)), 0);
+        long t0 = System.nanoTime();
+        Charts.fitTitle(chart);
+        assertThat((System.nanoTime() - t0) / 1e9).as("seconds to fit 18,000 characters").isLessThan(5);
+        assertThat(chart.getTitle()).startsWith("start /data").endsWith("run end").contains("…");
+        assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isEqualTo(Charts.MIN_TITLE_POINTS);
+
+        String emoji = "a\uD83D\uDE00b\uD83D\uDE00c";
+        for (int c = 1; c < emoji.length(); c++) {
+            String s = Charts.cutMiddle(emoji, c);
+            for (int i = 0; i < s.length(); i++) {
+                char ch = s.charAt(i);
+                assertThat(!Character.isHighSurrogate(ch) || i + 1 < s.length()
+                        && Character.isLowSurrogate(s.charAt(i + 1))).as("cut %d: %s", c, s).isTrue();
+                assertThat(!Character.isLowSurrogate(ch) || i > 0 && Character.isHighSurrogate(s.charAt(i - 1)))
+                        .as("cut %d: %s", c, s).isTrue();
+            }
+        }
     }
 }
