@@ -366,26 +366,6 @@ class OnnxLearnedInputsTest {
 
     /** The parameters (names, count), the forward pass and the eNTK by each method against PyTorch's. */
     private static void compare(String variant) throws IOException, InterruptedException {
-        Path dir = reference(variant);
-        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        TorchReference.assertParameters(onnx, dir, name -> true, variant);
-        assertThat(onnx.independentExamples()).as(variant).isTrue();
-        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
-             Params params = onnx.params(DType.F64);
-             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
-             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
-             Tensor f = onnx.model().apply(params, x)) {
-            assertThat(f.shape()).containsExactly(y.shape());
-            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + variant);
-            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + variant);
-            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", variant).isLessThan(TOLERANCE);
-            for (Method m : METHODS) {
-                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
-                    assertThat(ntk.shape()).containsExactly(k.shape());
-                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", variant, m)
-                            .isLessThan(TOLERANCE);
-                }
-            }
-        }
+        OnnxTiesTest.compareInFloat64(reference(variant), variant);
     }
 }
