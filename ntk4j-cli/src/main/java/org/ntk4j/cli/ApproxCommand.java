@@ -267,7 +267,10 @@ public final class ApproxCommand implements Callable<Integer> {
         out.flush();
         int[] measured = {0};
         PntkWidthStudy.Result r;
-        try {
+        // a signal says what the report keeps (closed before the exit: a run that ends says nothing of it)
+        try (PartialReport.Interruption interruption = report == null ? null
+                : new PartialReport.Interruption(report, done.size(), widths.length, "widths",
+                        spec.commandLine().getErr())) {
             r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed, x,
                     e -> e.method(m).memoryBudget(budget), row -> {
                 printRow(out, row);
@@ -275,6 +278,7 @@ public final class ApproxCommand implements Callable<Integer> {
                 if (report != null) {
                     try {
                         Reports.approx(settings, ws, done, null).write(report);
+                        interruption.done(done.size());
                     } catch (IOException e) {
                         throw new UncheckedIOException(e);
                     }

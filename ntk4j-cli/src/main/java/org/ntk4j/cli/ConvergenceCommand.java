@@ -123,7 +123,13 @@ public final class ConvergenceCommand implements Callable<Integer> {
             PartialReport.refuseNewRunOnto("convergence", reportOption, report, overwrite.overwrite);
             outputs.output(reportOption, report, ".json"); // a resumed report is the stopped run's own, rewritten
         }
-        outputs.output("--plot", plot, ".png").check();
+        // a resume whose every width is done may find the plot its stopped run drew before it was killed
+        StoppedRunPlots plots = new StoppedRunPlots(partial != null && !overwrite.overwrite
+                && partial.get("widths_done") instanceof int[] finished
+                && java.util.Arrays.equals(java.util.Arrays.stream(finished).sorted().toArray(),
+                        java.util.Arrays.stream(widths).sorted().toArray()));
+        plots.output(outputs, "--plot", plot);
+        outputs.check();
         PrintWriter out = spec.commandLine().getOut();
         long start = System.nanoTime();
         Convergence.Result r;
@@ -154,44 +160,51 @@ public final class ConvergenceCommand implements Callable<Integer> {
             out.flush();
             double before = secondsBefore;
             int[] measured = {0};
-            // each width's row as soon as it is measured, and the report with it: a run stopped at the largest width
-            // keeps the others
-            try {
-                r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x,
-                        e -> e.method(m).memoryBudget(budget), row -> {
-                            printRow(out, row);
-                            done.add(row);
-                            if (report != null) {
-                                write(Reports.convergence(settings, done, null, before + seconds(start)));
-                            }
-                            afterPart.accept(++measured[0]);
-                        }, List.copyOf(done));
-            } catch (UncheckedIOException e) {
-                throw e.getCause(); // the report could not be written: one line, as any output's failure
-            }
-            double seconds = seconds(start);
-            boolean widthFree = !widthChangesModel(model, x, widths);
-            boolean roundOff = roundOff(r.rows().stream().mapToDouble(Convergence.Row::singleMax), dt);
-            out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory %s), ensemble mean %.3f; "
-                    + "%.1f s%n", r.singleExponent(), widthTheory(model, widthFree, roundOff, "distances", dt),
-                    r.ensembleExponent(), seconds);
-            // distances of 0 (a degenerate model, the eNTK exactly its limit) have no place on log axes: known before
-            // the plot, which a resume could never draw, so the report is completed and the plot refused after it
-            boolean drawable = r.rows().stream().anyMatch(row -> row.singleMean() > 0 || row.ensemble() > 0);
-            if (plot != null && drawable) {
-                plot(r, widthFree || roundOff);
-                out.println("wrote " + plot);
-            }
-            if (report != null) {
-                // complete, after the plot: a run stopped before its plot stays resumable
-                Reports.convergence(settings, r.rows(), r, before + seconds).write(report);
-                out.println("wrote " + report);
-            }
-            if (plot != null && !drawable) {
-                out.flush();
-                throw new IllegalArgumentException("--plot " + plot + ": not written: the distances are 0 at every "
-                        + "width, which log axes cannot show (the figures are in the table" + (report == null ? ""
-                        : " and " + report) + ")");
+            // a signal says what the report keeps (closed before the exit: a run that ends says nothing of it)
+            try (PartialReport.Interruption interruption = report == null ? null
+                    : new PartialReport.Interruption(report, done.size(), widths.length, "widths",
+                            spec.commandLine().getErr())) {
+                // each width's row as soon as it is measured, and the report with it: a run stopped at the largest
+                // width keeps the others
+                try {
+                    r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x,
+                            e -> e.method(m).memoryBudget(budget), row -> {
+                                printRow(out, row);
+                                done.add(row);
+                                if (report != null) {
+                                    write(Reports.convergence(settings, done, null, before + seconds(start)));
+                                    interruption.done(done.size());
+                                }
+                                afterPart.accept(++measured[0]);
+                            }, List.copyOf(done));
+                } catch (UncheckedIOException e) {
+                    throw e.getCause(); // the report could not be written: one line, as any output's failure
+                }
+                double seconds = seconds(start);
+                boolean widthFree = !widthChangesModel(model, x, widths);
+                boolean roundOff = roundOff(r.rows().stream().mapToDouble(Convergence.Row::singleMax), dt);
+                out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory %s), ensemble mean %.3f; "
+                        + "%.1f s%n", r.singleExponent(), widthTheory(model, widthFree, roundOff, "distances", dt),
+                        r.ensembleExponent(), seconds);
+                // distances of 0 (a degenerate model, the eNTK exactly its limit) have no place on log axes: known
+                // before the plot, which a resume could never draw, so the report is completed and the plot refused
+                // after it
+                boolean drawable = r.rows().stream().anyMatch(row -> row.singleMean() > 0 || row.ensemble() > 0);
+                if (plot != null && drawable && plots.draw("--plot", plot, out, png -> plot(png, r,
+                        widthFree || roundOff))) {
+                    out.println("wrote " + plot);
+                }
+                if (report != null) {
+                    // complete, after the plot: a run stopped before its plot stays resumable
+                    Reports.convergence(settings, r.rows(), r, before + seconds).write(report);
+                    out.println("wrote " + report);
+                }
+                if (plot != null && !drawable) {
+                    out.flush();
+                    throw new IllegalArgumentException("--plot " + plot + ": not written: the distances are 0 at every "
+                            + "width, which log axes cannot show (the figures are in the table" + (report == null ? ""
+                            : " and " + report) + ")");
+                }
             }
         }
         out.flush();
@@ -293,9 +306,10 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     /**
      * The log-log plot of the distances against width, with the width^-1/2 line through the first single one
-     * (none where the theory is not −1/2: a model that no width changes, or distances that are round-off).
+     * (none where the theory is not −1/2: a model that no width changes, or distances that are round-off), into
+     * {@code png} (--plot, or where a resume draws it aside: {@link StoppedRunPlots}).
      */
-    private void plot(Convergence.Result r, boolean noTrend) throws IOException {
+    private void plot(Path png, Convergence.Result r, boolean noTrend) throws IOException {
         int n = r.rows().size();
         double[] w = new double[n];
         double[] single = new double[n];
@@ -319,7 +333,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         if (!noTrend && ref[0] > 0) {
             series.add(new Charts.Series("width^-1/2", w, ref));
         }
-        Charts.logLogLines(plot, "distance to the infinite-width NTK, " + model, "width",
+        Charts.logLogLines(png, "distance to the infinite-width NTK, " + model, "width",
                 "relative Frobenius distance", series);
     }
 

@@ -169,4 +169,71 @@ final class PartialReport {
         }
         return String.valueOf(v);
     }
+
+    /**
+     * What a run measured in parts says when it is interrupted (SIGTERM or Ctrl-C, which run the JVM's shutdown
+     * hooks), as a tiled kernel run does ({@link TiledRun}): the parts its report keeps and that {@code --resume}
+     * continues, or that it had measured none. Before 2026-12-07, late night, such a run said nothing. Registered once
+     * the run's checks have passed and closed when it returns or fails, so that neither a refusal nor a finished
+     * run says anything of an interruption. The count is the parts whose report was written (a part written as the
+     * signal came may not be counted: the resume's "resuming R: D of T ... done" has the exact count).
+     */
+    static final class Interruption implements AutoCloseable {
+        private final Path report;
+        private final String parts;
+        private final int total;
+        private final java.io.PrintWriter err;
+        private final Thread hook;
+        private volatile int done;
+
+        /**
+         * Registers the hook.
+         *
+         * @param report the report rewritten after each part
+         * @param done the parts already in it (a resume's)
+         * @param total the parts of the whole run
+         * @param parts what the parts are, plural ("widths")
+         * @param err where the line goes (the command's error stream)
+         */
+        Interruption(Path report, int done, int total, String parts, java.io.PrintWriter err) {
+            this.report = report;
+            this.done = done;
+            this.total = total;
+            this.parts = parts;
+            this.err = err;
+            this.hook = new Thread(this::interrupted, "ntk4j-interrupted");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        /** The report now holds {@code n} parts. */
+        void done(int n) {
+            done = n;
+        }
+
+        /** The line the hook prints. */
+        String line() {
+            int d = done;
+            if (d == 0) {
+                return "ntk4j: interrupted before the first of " + total + " " + parts + " was measured; the same "
+                        + "command starts the run again";
+            }
+            return "ntk4j: interrupted; " + d + " of " + total + " " + parts + " are in " + report + ": the same "
+                    + "command with --resume " + (d < total ? "continues" : "completes it");
+        }
+
+        private void interrupted() {
+            err.println(line());
+            err.flush();
+        }
+
+        /** Removes the hook: the run has returned or failed. */
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs (or ran) and says so
+            }
+        }
+    }
 }

@@ -145,12 +145,18 @@ public final class StudyCommand implements Callable<Integer> {
     private ModelArgument.Resolved onnxModel;
     /** The epoch-0 .onnx file of {@link Source#ONNX_FILES}. */
     private Path epoch0File;
+    /** What a signal says once the checkpoints are being measured with --json; null before, or without --json. */
+    private PartialReport.Interruption interruption;
 
     @Override
     public Integer call() throws Exception {
         // the report (rewritten after each part): this run's until it ends, a second run on it refused
         try (org.ntk4j.io.TileStore.RunLock claim = PartialReport.claim(json)) {
             return measure();
+        } finally {
+            if (interruption != null) {
+                interruption.close(); // a run that ends, or fails, says nothing of an interruption
+            }
         }
     }
 
@@ -226,8 +232,13 @@ public final class StudyCommand implements Callable<Integer> {
             outputs.input("--model", Path.of(onnxSpec().file().toString()));
         }
         files.values().forEach(byEpoch -> byEpoch.values().forEach(f -> outputs.input("--checkpoints", f)));
+        // a resume whose every checkpoint is done may find the plots its stopped run drew before it was killed
+        StoppedRunPlots stoppedRunPlots = new StoppedRunPlots(partial != null && !overwrite.overwrite
+                && files.entrySet().stream().allMatch(e -> partial.get(Reports.studyPrefix(source != Source.ZOO,
+                        e.getKey()) + "epochs_done") instanceof int[] d && java.util.Arrays.stream(d).boxed()
+                        .collect(java.util.stream.Collectors.toSet()).equals(e.getValue().keySet())));
         for (Metric metric : metrics) {
-            outputs.outputIn("--plot-dir", plotDir, metric.file + ".png");
+            stoppedRunPlots.outputIn(outputs, "--plot-dir", plotDir, metric.file + ".png");
         }
         outputs.check();
         PrintWriter out = spec.commandLine().getOut();
@@ -298,6 +309,10 @@ public final class StudyCommand implements Callable<Integer> {
                             + " checkpoints done");
                     out.flush();
                 }
+                if (json != null) {
+                    interruption = new PartialReport.Interruption(json, done.size(), fingerprints.size(),
+                            "checkpoints", err);
+                }
                 int parts = 0;
                 for (int w : keys) {
                     Model net = network(w);
@@ -327,6 +342,7 @@ public final class StudyCommand implements Callable<Integer> {
                             if (json != null) {
                                 Reports.study(settings, study, reportMetrics(metrics), secondsBefore
                                         + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
+                                interruption.done(done.size());
                             }
                             afterPart.accept(++parts);
                         }
@@ -347,6 +363,7 @@ public final class StudyCommand implements Callable<Integer> {
                 seconds);
         int[] epochs = study.epochs();
         int plots = 0;
+        int kept = 0; // the stopped run's plots that a resume kept (StoppedRunPlots)
         for (Metric metric : metrics) {
             out.println();
             out.println(metric.title);
@@ -386,14 +403,16 @@ public final class StudyCommand implements Callable<Integer> {
                 if (lines.isEmpty()) {
                     out.println("(no finite value at any " + (source == Source.ZOO ? "width" : "epoch") + ": no plot "
                             + metric.file + ".png)");
-                } else {
-                    Charts.lines(plotDir.resolve(metric.file + ".png"), metric.title, "epoch", metric.file, lines);
+                } else if (stoppedRunPlots.draw("--plot-dir", plotDir.resolve(metric.file + ".png"), out,
+                        png -> Charts.lines(png, metric.title, "epoch", metric.file, lines))) {
                     plots++;
+                } else {
+                    kept++;
                 }
             }
         }
         out.println();
-        if (plotDir != null) {
+        if (plotDir != null && (plots > 0 || kept == 0)) {
             out.println("wrote " + plots + " plots to " + plotDir);
         }
         if (json != null) {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.infinite.InfiniteLimit;
@@ -279,6 +280,78 @@ class ConvergenceCommandTest {
         assertThat(run(2, resumable(csv, json, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --report "
                 + json + " is complete (every width is done); there is nothing to resume (without --resume, "
                 + "--overwrite runs it again)");
+    }
+
+    /**
+     * A run killed after it drew its plot and before it completed its report (every width done: the plot is drawn
+     * just before the report is completed, so that a run stopped before its plot stays resumable) is completed by
+     * the same command with --resume, which measures nothing: the plot there is the one it draws, kept without
+     * --overwrite (before: refused, "--plot ... exists; pass --overwrite", so the recipe of the docs did not
+     * work). A file there that is not this run's plot is refused without --overwrite, in one line, and left as it
+     * is, the report still partial; with --overwrite it is replaced.
+     */
+    @Test
+    void aRunKilledAfterItsPlotIsCompletedByResumeWithoutOverwrite() throws Exception {
+        Path csv = inputs();
+        Path straightPng = dir.resolve("straight.png");
+        run(0, resumable(csv, dir.resolve("straight.json"), "--plot", straightPng.toString()));
+        byte[] straight = Files.readAllBytes(straightPng);
+        Path json = dir.resolve("c.json");
+        Path png = dir.resolve("c.png");
+        assertThat(runStoppedAfter(3, resumable(csv, json, "--plot", png.toString()))).containsExactly(1, 2, 3);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(false);
+        // a file that is not the run's plot: refused at the end of a resume that measured nothing, left as it is
+        Files.write(png, new byte[] {1, 2, 3});
+        List<Integer> calls = new ArrayList<>();
+        String[] refused = run(2, calls::add, resumable(csv, json, "--plot", png.toString(), "--resume"));
+        assertThat(calls).isEmpty();
+        assertThat(refused[1].trim()).isEqualTo("ntk4j: --plot " + png + " exists and is not the plot of the stopped "
+                + "run; pass --overwrite to replace it");
+        assertThat(Files.readAllBytes(png)).containsExactly(1, 2, 3);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(false);
+        // the stopped run's own plot (the one an uninterrupted run draws) is kept
+        Files.write(png, straight);
+        String[] o = run(0, calls::add, resumable(csv, json, "--plot", png.toString(), "--resume"));
+        assertThat(calls).isEmpty();
+        assertThat(o[0]).contains("resuming " + json + ": 3 of 3 widths done")
+                .contains("kept " + png + " (the stopped run's plot, the same as this run's)");
+        assertThat(Files.readAllBytes(png)).isEqualTo(straight);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(true);
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString())).noneMatch(f -> f.startsWith("."));
+        }
+    }
+
+    /**
+     * SIGTERM (or Ctrl-C) says, as a tiled kernel run does, what the report keeps and that --resume continues (before
+     * 2026-12-07, late night: nothing); the resume says how many widths it kept. A run that ends says nothing of it.
+     */
+    @Test
+    void anInterruptedRunSaysWhatItsReportKeeps() throws Exception {
+        Path json = dir.resolve("c.json");
+        String[] args = {"convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths", "16,32,100000,200000,"
+            + "400000,800000", "--seeds", "1", "--ensemble", "2", "--data", "synthetic:8,6", "--report",
+            json.toString()};
+        Process p = TiledRunTest.start(dir, List.of("-Xmx512m"), args);
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (p.isAlive() && !Files.exists(json) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(p.isAlive()).as("the child is still running (log: %s)", dir.resolve("child.log")).isTrue();
+        p.destroy(); // SIGTERM on Linux
+        assertThat(p.waitFor()).isEqualTo(143);
+        List<String> said = Files.readAllLines(dir.resolve("child.log"), StandardCharsets.UTF_8).stream()
+                .filter(l -> l.startsWith("ntk4j:")).toList();
+        int kept = ((int[]) JsonReport.read(json).get("widths_done")).length;
+        assertThat(kept).isBetween(1, 5);
+        assertThat(said).containsExactly("ntk4j: interrupted; " + kept + " of 6 widths are in " + json + ": the "
+                + "same command with --resume continues");
+        // a run that ends (its exit runs the shutdown hooks) says nothing of an interruption
+        String[] small = with(with(args, "--widths", "16,32"), "--report", dir.resolve("small.json").toString());
+        p = TiledRunTest.start(dir, List.of("-Xmx512m"), small);
+        assertThat(p.waitFor()).as(Files.readString(dir.resolve("child.log"))).isZero();
+        assertThat(Files.readString(dir.resolve("child.log"))).contains("wrote " + dir.resolve("small.json"))
+                .doesNotContain("interrupted");
     }
 
     /** A resume with a setting that changes the figures, other inputs, or no partial report is refused. */

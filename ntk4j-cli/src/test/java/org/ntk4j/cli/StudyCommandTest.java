@@ -293,4 +293,60 @@ class StudyCommandTest {
         assertThat(figures).as("figures compared").isGreaterThan(20);
         assertThat(Files.size(plots.resolve("kernel_velocity.png"))).isGreaterThan(1000);
     }
+
+    /**
+     * A study killed while it drew its plots (every checkpoint done: the plots are drawn just before the report is
+     * completed) is completed by the same command with --resume, measuring nothing: the plots it had drawn, the same
+     * bytes as this run's, are kept without --overwrite (before: refused, "exists; pass --overwrite"), the others
+     * drawn, all of them an uninterrupted run's. A file there that is not the stopped run's plot is refused in one
+     * line and left as it is, the report still partial.
+     */
+    @Test
+    void aStudyKilledWhileDrawingItsPlotsIsCompletedByResume() throws Exception {
+        checkpoints(8);
+        checkpoints(32);
+        Path straightPlots = dir.resolve("straight");
+        run(0, studyArgs(dir.resolve("straight.json"), "--plot-dir", straightPlots.toString()));
+        Path json = dir.resolve("s.json");
+        Path plots = dir.resolve("plots");
+        List<Integer> calls = new java.util.ArrayList<>();
+        assertThat(run(2, parts -> {
+            calls.add(parts);
+            if (parts == 4) {
+                throw new IllegalArgumentException("stopped by the test after " + parts + " checkpoint(s)");
+            }
+        }, studyArgs(json, "--plot-dir", plots.toString()))[1]).contains("stopped by the test");
+        assertThat(calls).containsExactly(1, 2, 3, 4);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(false);
+        // the killed run drew two plots; a third file there is another program's
+        Files.createDirectories(plots);
+        Files.copy(straightPlots.resolve("kernel_velocity.png"), plots.resolve("kernel_velocity.png"));
+        Files.copy(straightPlots.resolve("pntk_test_accuracy.png"), plots.resolve("pntk_test_accuracy.png"));
+        Path foreign = plots.resolve("full_test_accuracy.png");
+        Files.write(foreign, new byte[] {1, 2, 3});
+        calls.clear();
+        String[] refused = run(2, calls::add, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
+        assertThat(calls).isEmpty();
+        assertThat(refused[1].trim()).isEqualTo("ntk4j: --plot-dir " + foreign + " exists and is not the plot of "
+                + "the stopped run; pass --overwrite to replace it");
+        assertThat(Files.readAllBytes(foreign)).containsExactly(1, 2, 3);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(false);
+        Files.delete(foreign);
+        String[] o = run(0, calls::add, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
+        assertThat(calls).isEmpty();
+        assertThat(o[0]).contains("resuming " + json + ": 4 of 4 checkpoints done")
+                .contains("kept " + plots.resolve("kernel_velocity.png") + " (the stopped run's plot")
+                .contains("wrote 5 plots to " + plots);
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(true);
+        try (java.util.stream.Stream<Path> drawn = Files.list(straightPlots)) {
+            List<Path> all = drawn.toList();
+            assertThat(all).hasSize(7);
+            for (Path f : all) {
+                assertThat(Files.mismatch(f, plots.resolve(f.getFileName().toString()))).as("%s", f).isEqualTo(-1);
+            }
+        }
+        try (java.util.stream.Stream<Path> left = Files.list(plots)) {
+            assertThat(left.map(f -> f.getFileName().toString())).hasSize(7).noneMatch(f -> f.startsWith("."));
+        }
+    }
 }
