@@ -277,8 +277,8 @@ public final class ApproxCommand implements Callable<Integer> {
                 done.add(row);
                 if (report != null) {
                     try {
-                        Reports.approx(settings, ws, done, null).write(report);
-                        interruption.done(done.size());
+                        interruption.written(done.size(), () -> Reports.approx(settings, ws, done, null)
+                                .write(report));
                     } catch (IOException e) {
                         throw new UncheckedIOException(e);
                     }

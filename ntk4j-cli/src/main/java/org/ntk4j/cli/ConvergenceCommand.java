@@ -172,8 +172,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
                                 printRow(out, row);
                                 done.add(row);
                                 if (report != null) {
-                                    write(Reports.convergence(settings, done, null, before + seconds(start)));
-                                    interruption.done(done.size());
+                                    interruption.written(done.size(), () -> write(Reports.convergence(settings,
+                                            done, null, before + seconds(start))));
                                 }
                                 afterPart.accept(++measured[0]);
                             }, List.copyOf(done));
@@ -196,7 +196,9 @@ public final class ConvergenceCommand implements Callable<Integer> {
                 }
                 if (report != null) {
                     // complete, after the plot: a run stopped before its plot stays resumable
-                    Reports.convergence(settings, r.rows(), r, before + seconds).write(report);
+                    // through the hook's lock, as each part's: a signal's line and the report agree
+                    interruption.written(r.rows().size(), () -> Reports.convergence(settings, r.rows(), r,
+                            before + seconds).write(report));
                     out.println("wrote " + report);
                 }
                 if (plot != null && !drawable) {

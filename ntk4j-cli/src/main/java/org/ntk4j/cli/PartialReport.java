@@ -175,8 +175,10 @@ final class PartialReport {
      * hooks), as a tiled kernel run does ({@link TiledRun}): the parts its report keeps and that {@code --resume}
      * continues, or that it had measured none. Before 2026-12-07, late night, such a run said nothing. Registered once
      * the run's checks have passed and closed when it returns or fails, so that neither a refusal nor a finished
-     * run says anything of an interruption. The count is the parts whose report was written (a part written as the
-     * signal came may not be counted: the resume's "resuming R: D of T ... done" has the exact count).
+     * run says anything of an interruption. The count is that of the report as it is on disk: each rewrite is made
+     * through {@link #written}, which a signal waits for (at most {@link #WAIT_MS} ms) before it reads the count, so
+     * a report renamed into place as the signal came is counted (before 2026-12-07, late night, it was not: the
+     * line said one part less than the report held, or "before the first" of a report with one).
      */
     static final class Interruption implements AutoCloseable {
         private final Path report;
@@ -184,6 +186,10 @@ final class PartialReport {
         private final int total;
         private final java.io.PrintWriter err;
         private final Thread hook;
+        /** How long the hook waits for a rewrite of the report in progress before it says the count it has. */
+        static final long WAIT_MS = 5_000;
+        private final java.util.concurrent.locks.ReentrantLock writing =
+                new java.util.concurrent.locks.ReentrantLock();
         private volatile int done;
 
         /**
@@ -205,9 +211,39 @@ final class PartialReport {
             Runtime.getRuntime().addShutdownHook(hook);
         }
 
-        /** The report now holds {@code n} parts. */
-        void done(int n) {
-            done = n;
+        /**
+         * A rewrite of the report.
+         *
+         * @param <E> what it throws
+         */
+        @FunctionalInterface
+        interface Write<E extends Exception> {
+            /**
+             * Writes the report.
+             *
+             * @throws E if it cannot be written
+             */
+            void write() throws E;
+        }
+
+        /**
+         * Rewrites the report, which then holds {@code n} parts, and counts them, the two together for the hook: a
+         * signal during the write is answered once it is done (the main thread goes on while the JVM's shutdown
+         * hooks run), with the count of the file then on disk.
+         *
+         * @param n the parts the rewritten report holds
+         * @param write the rewrite
+         * @param <E> what the rewrite throws
+         * @throws E if it fails (the count unchanged)
+         */
+        <E extends Exception> void written(int n, Write<E> write) throws E {
+            writing.lock();
+            try {
+                write.write();
+                done = n;
+            } finally {
+                writing.unlock();
+            }
         }
 
         /** The line the hook prints. */
@@ -221,7 +257,19 @@ final class PartialReport {
                     + "command with --resume " + (d < total ? "continues" : "completes it");
         }
 
-        private void interrupted() {
+        /**
+         * The hook: the line, once a rewrite of the report in progress is done. It keeps the lock of
+         * {@link #written} (its thread ends holding it): the main thread, which runs on while the JVM's shutdown
+         * hooks do, rewrites the report no more, so the file stays as the line says (before 2026-12-07, late night,
+         * a width measured after the line could still be written: the line said 1 of 6 widths, the report kept 2).
+         */
+        void interrupted() {
+            try {
+                // bounded, so that a write that never ends cannot hold the JVM's exit
+                writing.tryLock(WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             err.println(line());
             err.flush();
         }

@@ -83,11 +83,12 @@ final class StoppedRunPlots {
      * @param out where "kept PNG ..." is said
      * @param drawing what draws it
      * @return true if it was drawn, false if the stopped run's was kept
-     * @throws IllegalArgumentException (one line) if a file there is not the stopped run's plot
+     * @throws IllegalArgumentException (one line) if a file there differs from the plot this run draws
      * @throws IOException if the plot cannot be written, or drawn aside
      */
     boolean draw(String option, Path png, PrintWriter out, Drawing drawing) throws IOException {
-        if (!maybeOwn.contains(png.toAbsolutePath().normalize())) {
+        // a file that was there at the checks and has gone since (removed by hand) is simply drawn
+        if (!maybeOwn.contains(png.toAbsolutePath().normalize()) || !Files.exists(png)) {
             drawing.draw(png);
             return true;
         }
@@ -95,18 +96,56 @@ final class StoppedRunPlots {
         // keeps the plot's own name (and so its length: OutputFiles.MAX_NAME_BYTES) and extension
         Path dir = AtomicFile.destination(png).toAbsolutePath().getParent();
         Path aside = Files.createTempDirectory(dir, ".ntk4j-resume-");
-        Path drawn = aside.resolve(png.getFileName());
+        // SIGTERM or Ctrl-C while it is drawn (the JVM's shutdown hooks run) removes it too: only kill -9 or a
+        // power loss leaves it (docs/cli.md, "Leftovers of a killed command")
+        Thread hook = new Thread(() -> deleteTree(aside), "ntk4j-resume-plot");
+        Runtime.getRuntime().addShutdownHook(hook);
+        boolean same;
         try {
-            drawing.draw(drawn);
-            if (Files.mismatch(drawn, png) != -1) {
-                throw new IllegalArgumentException(option + " " + png + " exists and is not the plot of the stopped "
-                        + "run; pass --overwrite to replace it");
-            }
+            drawing.draw(aside.resolve(png.getFileName()));
+            same = Files.mismatch(aside.resolve(png.getFileName()), png) == -1;
         } finally {
-            Files.deleteIfExists(drawn);
-            Files.deleteIfExists(aside);
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook deletes it
+            }
+            deleteTree(aside);
+        }
+        if (!same) {
+            // the same figures (read back from the report with every digit) drawn by another JDK or machine can
+            // differ in the fonts' pixels: such a plot is not told from a foreign file, and the message does not
+            // claim it is not the stopped run's
+            throw new IllegalArgumentException(option + " " + png + " exists and differs from the plot this run "
+                    + "draws (a plot drawn by another machine or JDK may differ in its fonts); pass --overwrite to "
+                    + "replace it");
         }
         out.println("kept " + png + " (the stopped run's plot, the same as this run's)");
         return false;
+    }
+
+    /**
+     * Deletes the directory a plot was drawn aside in, with whatever is in it (the plot, or a write's hidden
+     * temporary file that a failure or a signal cut), never throwing: a failure to remove it must not hide the
+     * outcome of the comparison. A file that cannot be deleted is left (docs/cli.md, "Leftovers of a killed
+     * command").
+     */
+    private static void deleteTree(Path dir) {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            files.forEach(f -> {
+                try {
+                    Files.deleteIfExists(f);
+                } catch (IOException e) {
+                    // left: see above
+                }
+            });
+        } catch (IOException e) {
+            // gone already, or unreadable: left as it is
+        }
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // not empty (a file that could not be deleted): left
+        }
     }
 }

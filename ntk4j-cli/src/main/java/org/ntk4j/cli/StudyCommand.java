@@ -340,9 +340,9 @@ public final class StudyCommand implements Callable<Integer> {
                             }
                             done.add(part);
                             if (json != null) {
-                                Reports.study(settings, study, reportMetrics(metrics), secondsBefore
-                                        + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
-                                interruption.done(done.size());
+                                double secondsNow = secondsBefore + (System.nanoTime() - start) / 1e9;
+                                interruption.written(done.size(), () -> Reports.study(settings, study,
+                                        reportMetrics(metrics), secondsNow, false, fingerprints).write(json));
                             }
                             afterPart.accept(++parts);
                         }
@@ -417,8 +417,15 @@ public final class StudyCommand implements Callable<Integer> {
         }
         if (json != null) {
             // complete, after the plots: a run stopped before its plots stays resumable
-            Reports.study(settings, study, reportMetrics(metrics), secondsBefore + seconds, true, fingerprints)
-                    .write(json);
+            // through the hook's lock, as each part's: a signal's line and the report agree
+            JsonReport completed = Reports.study(settings, study, reportMetrics(metrics), secondsBefore + seconds,
+                    true, fingerprints);
+            PartialReport.Interruption.Write<IOException> complete = () -> completed.write(json);
+            if (interruption != null) {
+                interruption.written(fingerprints.size(), complete);
+            } else {
+                complete.write();
+            }
             out.println("wrote " + json);
         }
         out.flush();

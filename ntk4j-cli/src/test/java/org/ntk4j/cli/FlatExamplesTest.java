@@ -134,4 +134,20 @@ class FlatExamplesTest {
             }
         }
     }
+
+    /**
+     * linearize(cnn) read NCHW data [3, 8, 8] as 3 x 8 images of 8 channels without a word (kernel computed, exit 0)
+     * until the review of 2026-12-07; it reads images as the cnn it expands, so it is refused as the cnn's is, and its
+     * one-channel-first data [1, 8, 8] is laid out [8, 8, 1] as the cnn's (the printout's x1).
+     */
+    @Test
+    void expansionsOfImageModelsRefuseChannelsFirstDataAsTheModelDoes() {
+        String lin = "linearize(" + CNN + ")";
+        assertThat(oneLineError("kernel", "--model", lin, "--data", "synthetic:2,3,8,8")).isEqualTo("ntk4j: --data: "
+                + "shape mismatch: data examples of shape [3, 8, 8] are channels-first images (NCHW, PyTorch's layout: "
+                + "3 channels of 8 x 8 pixels), but model " + lin + " reads images as [H, W, C] (NHWC) and would take "
+                + "them as 3 x 8 images of 8 channels; save them channels-last, x.transpose(0, 2, 3, 1) (torch: "
+                + "x.permute(0, 2, 3, 1)), examples of shape [8, 8, 3]");
+        assertThat(run(0, "kernel", "--model", lin, "--data", "synthetic:2,1,8,8")[0]).contains("x1 [2, 8, 8, 1]");
+    }
 }

@@ -327,8 +327,9 @@ class StudyCommandTest {
         calls.clear();
         String[] refused = run(2, calls::add, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
         assertThat(calls).isEmpty();
-        assertThat(refused[1].trim()).isEqualTo("ntk4j: --plot-dir " + foreign + " exists and is not the plot of "
-                + "the stopped run; pass --overwrite to replace it");
+        assertThat(refused[1].trim()).isEqualTo("ntk4j: --plot-dir " + foreign + " exists and differs from the plot "
+                + "this run draws (a plot drawn by another machine or JDK may differ in its fonts); pass --overwrite "
+                + "to replace it");
         assertThat(Files.readAllBytes(foreign)).containsExactly(1, 2, 3);
         assertThat(JsonReport.read(json).get("complete")).isEqualTo(false);
         Files.delete(foreign);

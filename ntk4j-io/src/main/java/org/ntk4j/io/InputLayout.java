@@ -2,10 +2,16 @@ package org.ntk4j.io;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.AvgPool;
+import org.ntk4j.nn.BatchNorm;
+import org.ntk4j.nn.BatchNormEval;
 import org.ntk4j.nn.Conv;
+import org.ntk4j.nn.FanOut;
 import org.ntk4j.nn.GlobalAvgPool;
 import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.LayerNorm;
+import org.ntk4j.nn.Linearized;
 import org.ntk4j.nn.MaxPool;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Parallel;
@@ -34,7 +40,8 @@ import org.ntk4j.tensor.Tensor;
  * knows the intended shape uses {@link #reshapeExamples}, which only checks that the element counts agree.
  *
  * <p><b>Channels-first images.</b> A model whose first layer reads an image (a convolution, a pooling or
- * {@code to_image}: the zoo's {@code cnn}, {@code resnet}, {@code resnet18}, ...) takes [H, W, C], and would take
+ * {@code to_image}, after any activations, norms or residual fan-out: the zoo's {@code cnn}, {@code resnet},
+ * {@code resnet18}, ..., and their {@code linearize(...)}) takes [H, W, C], and would take
  * PyTorch's [C, H, W] (a [N, 3, 32, 32] tensor saved with {@code np.save}) as images C pixels high with W channels,
  * silently: the kernel of other values. So a rank-3 example [C, H, W] with C = 1, 3 or 4 (grey, RGB, RGBA) and H
  * and W at least 8, which read as NHWC would be an image at most 4 pixels high of 8 or more channels, is taken as
@@ -121,18 +128,36 @@ public final class InputLayout {
     }
 
     /**
-     * Whether {@code layer} reads its input as images [H, W, C]: its first layer (each branch's, for parallel
-     * ones) is a convolution, a pooling or {@code to_image}.
+     * Whether {@code layer} reads its input as images [H, W, C]: the first layer that decides the layout (each
+     * branch's, for parallel ones) is a convolution, a pooling or {@code to_image}. Layers that keep the shape and
+     * read no spatial axis (activations, batch and layer norms, a fan-out) come before it without deciding, so a
+     * network built in code that starts with a residual block, a ReLU or a batch norm before its first convolution
+     * reads images too; {@code linearize(...)} and {@code taylor2(...)} read their input as the network they expand
+     * (until the review of 2026-12-07 all of these took [3, 32, 32] as 3 x 32 images of 32 channels, silently).
      */
     private static boolean readsImages(Layer layer) {
+        if (layer instanceof Linearized l) {
+            return readsImages(l.base().root());
+        }
         if (layer instanceof Serial s) {
-            return !s.layers().isEmpty() && readsImages(s.layers().get(0));
+            for (Layer inner : s.layers()) {
+                if (!keepsLayout(inner)) {
+                    return readsImages(inner);
+                }
+            }
+            return false;
         }
         if (layer instanceof Parallel p) {
             return p.layers().stream().anyMatch(InputLayout::readsImages);
         }
         return layer instanceof ToImage || layer instanceof Conv || layer instanceof AvgPool
                 || layer instanceof MaxPool || layer instanceof GlobalAvgPool;
+    }
+
+    /** Whether {@code layer} keeps its input's shape and reads no spatial axis: the layout is left to what follows. */
+    private static boolean keepsLayout(Layer layer) {
+        return layer instanceof Activation || layer instanceof FanOut || layer instanceof BatchNorm
+                || layer instanceof BatchNormEval || layer instanceof LayerNorm;
     }
 
     /**

@@ -245,7 +245,7 @@ public final class Npy {
                     : header.dtype() == NpyDType.FLOAT16 ? DType.F32 : integersAs;
             if (target == null) {
                 throw new NpyFormatException(source + ": holds '" + header.descr() + "' data, not floating point;"
-                        + " readTensor(path) reads '<f4' and '<f8' only: use readTensor(path, DType) to convert,"
+                        + " readTensor(path) reads '<f2', '<f4' and '<f8' only: use readTensor(path, DType) to convert,"
                         + " or read(path)");
             }
         }

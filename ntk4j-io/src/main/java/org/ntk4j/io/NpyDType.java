@@ -88,7 +88,9 @@ public enum NpyDType {
 
     /**
      * The float16 value of the bits {@code h} (sign, 5 exponent bits, 10 fraction bits), exactly: subnormals
-     * (exponent 0) are {@code fraction · 2^-24}, exponent 31 infinity or NaN.
+     * (exponent 0) are {@code fraction · 2^-24}, exponent 31 infinity or NaN, a NaN with its sign and its 10 payload
+     * bits at the top of the double's (NumPy's {@code astype(np.float64)}, bit for bit: until the review of
+     * 2026-12-07 every NaN became Java's one NaN).
      */
     static double halfToDouble(short h) {
         int exponent = (h >>> 10) & 0x1F;
@@ -97,7 +99,11 @@ public enum NpyDType {
         if (exponent == 0) {
             magnitude = fraction * 0x1p-24;
         } else if (exponent == 31) {
-            magnitude = fraction == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
+            if (fraction != 0) {
+                return Double.longBitsToDouble((h < 0 ? Long.MIN_VALUE : 0) | 0x7FF0_0000_0000_0000L
+                        | (long) fraction << 42);
+            }
+            magnitude = Double.POSITIVE_INFINITY;
         } else {
             magnitude = (1024 + fraction) * Math.scalb(1.0, exponent - 25);
         }
@@ -106,15 +112,18 @@ public enum NpyDType {
 
     /**
      * {@code v} rounded to float16, to nearest with ties to even (IEEE 754, as NumPy's {@code astype(np.float16)}):
-     * values of magnitude 65520 or more become ±∞, NaN a quiet NaN. The scalings are by powers of two, exact in a
+     * values of magnitude 65520 or more become ±∞, a NaN a NaN of its sign and the top 10 bits of its payload (one
+     * payload bit set where those are all 0), as NumPy keeps them. The scalings are by powers of two, exact in a
      * double, so the one rounding is {@link Math#rint}'s.
      */
     static short doubleToHalf(double v) {
-        int sign = Double.doubleToRawLongBits(v) < 0 ? 0x8000 : 0;
+        long raw = Double.doubleToRawLongBits(v);
+        int sign = raw < 0 ? 0x8000 : 0;
         double a = Math.abs(v);
         int bits;
         if (Double.isNaN(v)) {
-            bits = 0x7E00;
+            int payload = (int) ((raw & 0x000F_FFFF_FFFF_FFFFL) >>> 42);
+            bits = 0x7C00 | Math.max(payload, 1);
         } else if (a >= 65520) {
             bits = 0x7C00;
         } else if (a < 0x1p-14) {

@@ -56,6 +56,44 @@ class InputLayoutTest {
     }
 
     @Test
+    void channelsFirstImagesAreRefusedByExpansionsAndByImageModelsThatDoNotStartWithAConvolution() {
+        // linearize(cnn) and taylor2(cnn) read images as the cnn does, and a network built in code may start with a
+        // residual block (a fan-out), a ReLU or a batch norm before its convolution: until the review of 2026-12-07
+        // each took [3, 16, 16] as 3 x 16 images of 16 channels without a word (exampleShapeFor gave [3, 16, 16])
+        org.ntk4j.nn.Layer conv16 = org.ntk4j.nn.Layers.conv(16, new int[] {3, 3}, new int[] {1, 1}, "SAME");
+        List<Model> imageModels = List.of(
+                Zoo.parse("linearize(cnn(depth=1,channels=2,out=3))"),
+                Zoo.parse("taylor2(cnn(depth=1,channels=2,out=3), seed=4)"),
+                Zoo.parse("linearize(resnet(blocks=1,channels=2,out=3))"),
+                new Model(new Serial(List.of(org.ntk4j.nn.Layers.relu(), conv16,
+                        org.ntk4j.nn.Layers.globalAvgPool(), org.ntk4j.nn.Layers.dense(3))), "relu-first"),
+                new Model(new Serial(List.of(org.ntk4j.nn.Layers.residual(conv16),
+                        org.ntk4j.nn.Layers.globalAvgPool(), org.ntk4j.nn.Layers.dense(3))), "residual-first"),
+                new Model(new Serial(List.of(org.ntk4j.nn.Layers.batchNorm(), conv16,
+                        org.ntk4j.nn.Layers.globalAvgPool(), org.ntk4j.nn.Layers.dense(3))), "batchnorm-first"));
+        for (Model m : imageModels) {
+            assertThat(m.outputShape(new int[] {3, 16, 16})).as(m.spec()).containsExactly(3); // what was computed
+            assertThatThrownBy(() -> InputLayout.exampleShapeFor(m, new int[] {3, 16, 16})).as(m.spec())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("shape mismatch: data examples of shape [3, 16, 16] are channels-first images (NCHW, "
+                            + "PyTorch's layout: 3 channels of 16 x 16 pixels), but model " + m.spec() + " reads "
+                            + "images as [H, W, C] (NHWC) and would take them as 3 x 16 images of 16 channels; save "
+                            + "them channels-last, x.transpose(0, 2, 3, 1) (torch: x.permute(0, 2, 3, 1)), examples "
+                            + "of shape [16, 16, 3]");
+            if (!m.spec().equals("residual-first")) { // whose skip connection takes 16 channels only
+                assertThat(InputLayout.exampleShapeFor(m, new int[] {1, 16, 16})).as(m.spec())
+                        .containsExactly(16, 16, 1);
+            }
+        }
+        // an expansion of a model that does not read images, and shape-keeping layers before a dense one, do not
+        Model linearFcn = Zoo.parse("linearize(fcn(depth=1,width=4,out=3))");
+        assertThat(InputLayout.exampleShapeFor(linearFcn, new int[] {3, 16, 16})).containsExactly(3, 16, 16);
+        Model reluDense = new Model(new Serial(List.of(org.ntk4j.nn.Layers.relu(), org.ntk4j.nn.Layers.flatten(),
+                org.ntk4j.nn.Layers.dense(3))), "relu-dense");
+        assertThat(InputLayout.exampleShapeFor(reluDense, new int[] {3, 16, 16})).containsExactly(3, 16, 16);
+    }
+
+    @Test
     void oneChannelFirstImagesAreLaidOutNhwcWithoutMovingAValue() {
         assertThat(InputLayout.exampleShapeFor(CNN, new int[] {1, 28, 28})).containsExactly(28, 28, 1);
         double[] v = new double[2 * 8 * 10];

@@ -72,6 +72,31 @@ class NpyTest {
     }
 
     @Test
+    void float16NaNsKeepTheirSignAndPayloadAsNumPyDoes() {
+        // NumPy 2.4's np.array(bits, np.uint16).view(np.float16).astype(np.float64), and back with .astype(np.float16)
+        // from the float64 bits (quiet NaNs only: the JVM need not carry a signalling NaN through a double). Until the
+        // review of 2026-12-07 every float16 NaN read as 0x7ff8000000000000 and every NaN rounded to 0x7e00.
+        short[] half = {0x7E00, (short) 0xFE00, 0x7FFF, (short) 0xFFFF, 0x7E55};
+        long[] asF8 = {0x7ff8000000000000L, 0xfff8000000000000L, 0x7ffffc0000000000L, 0xfffffc0000000000L,
+            0x7ff9540000000000L};
+        for (int i = 0; i < half.length; i++) {
+            assertThat(Double.doubleToRawLongBits(NpyDType.halfToDouble(half[i]))).as("%04x", half[i])
+                    .isEqualTo(asF8[i]);
+        }
+        long[] f8 = {0x7FF8000000000000L, 0xFFF8000000000000L, 0x7FF8040000000000L, 0x7FFFFFFFFFFFFFFFL,
+            0xFFF9540000000000L, 0x7FF80003FFFFFFFFL};
+        short[] rounded = {0x7e00, (short) 0xfe00, 0x7e01, 0x7fff, (short) 0xfe55, 0x7e00};
+        NpyArray a = NpyArray.ofDoubles(NpyDType.FLOAT16, java.util.Arrays.stream(f8)
+                .mapToDouble(Double::longBitsToDouble).toArray(), f8.length);
+        for (int i = 0; i < f8.length; i++) {
+            assertThat(NpyDType.doubleToHalf(Double.longBitsToDouble(f8[i]))).as("%016x", f8[i])
+                    .isEqualTo(rounded[i]);
+            assertThat(Double.doubleToRawLongBits(a.getDouble(i)))
+                    .isEqualTo(Double.doubleToRawLongBits(NpyDType.halfToDouble(rounded[i])));
+        }
+    }
+
+    @Test
     void float64RoundTrip() throws IOException {
         Path file = dir.resolve("a.npy");
         double[] values = {Math.PI, -1e300, Double.NaN, Double.NEGATIVE_INFINITY, -0.0, Double.MIN_VALUE, 7};
