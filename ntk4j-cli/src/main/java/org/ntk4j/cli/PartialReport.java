@@ -180,12 +180,11 @@ final class PartialReport {
      * a report renamed into place as the signal came is counted (before 2026-12-07, late night, it was not: the
      * line said one part less than the report held, or "before the first" of a report with one).
      */
-    static final class Interruption implements AutoCloseable {
+    static final class Interruption extends ShutdownLine {
         private final Path report;
         private final String parts;
         private final int total;
         private final java.io.PrintWriter err;
-        private final Thread hook;
         /** How long the hook waits for a rewrite of the report in progress before it says the count it has. */
         static final long WAIT_MS = 5_000;
         private final java.util.concurrent.locks.ReentrantLock writing =
@@ -207,8 +206,7 @@ final class PartialReport {
             this.total = total;
             this.parts = parts;
             this.err = err;
-            this.hook = new Thread(this::interrupted, "ntk4j-interrupted");
-            Runtime.getRuntime().addShutdownHook(hook);
+            register();
         }
 
         /**
@@ -263,6 +261,7 @@ final class PartialReport {
          * hooks do, rewrites the report no more, so the file stays as the line says (before 2026-12-07, late night,
          * a width measured after the line could still be written: the line said 1 of 6 widths, the report kept 2).
          */
+        @Override
         void interrupted() {
             try {
                 // bounded, so that a write that never ends cannot hold the JVM's exit
@@ -272,16 +271,6 @@ final class PartialReport {
             }
             err.println(line());
             err.flush();
-        }
-
-        /** Removes the hook: the run has returned or failed. */
-        @Override
-        public void close() {
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // the JVM is shutting down: the hook runs (or ran) and says so
-            }
         }
     }
 }

@@ -258,11 +258,10 @@ final class TiledRun {
      * {@link #close()} when the run returns or fails, so that neither the normal exit nor an error's exit (both
      * through {@link System#exit}, which runs the hooks too) fires it.
      */
-    static final class Interruption implements AutoCloseable {
+    static final class Interruption extends ShutdownLine {
         private final Path out;
         private final Path sem;
         private final PrintWriter err;
-        private final Thread hook;
         private volatile TileProgress progress;
 
         /**
@@ -276,8 +275,7 @@ final class TiledRun {
             this.out = out;
             this.sem = sem;
             this.err = err;
-            this.hook = new Thread(this::interrupted, "ntk4j-interrupted");
-            Runtime.getRuntime().addShutdownHook(hook);
+            register();
         }
 
         /** The tiles have started: their count comes from {@code p}. */
@@ -318,21 +316,12 @@ final class TiledRun {
          * The hook: one line, and nothing that waits on the run's threads or lets go of the run's claim on OUT
          * (see the class comment).
          */
+        @Override
         void interrupted() {
             TileProgress p = progress;
             // on a terminal, the progress bar's line is left without its line break
             err.print((p != null && p.drawsBar() ? System.lineSeparator() : "") + line() + System.lineSeparator());
             err.flush();
-        }
-
-        /** Removes the hook: the run has returned or failed. */
-        @Override
-        public void close() {
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // the JVM is shutting down: the hook runs (or ran) and says so
-            }
         }
     }
 
