@@ -14,6 +14,17 @@ import torch
 from measure import metrics
 
 
+def jacobian32(y, ps):
+    """J [N, O, P] of the float64 outputs y [N, O] by the parameters ps (autograd, one row at a time), in float32."""
+    n, o = y.shape
+    jac = np.empty((n, o, sum(p.numel() for p in ps)), np.float32)
+    for i in range(n):
+        for k in range(o):
+            g = torch.autograd.grad(y[i, k], ps, retain_graph=True)
+            jac[i, k] = torch.cat([t.reshape(-1) for t in g]).numpy()
+    return jac
+
+
 def fcn_jacobian(params, x, act, w_std=1.5, b_std=0.05):
     """J [N, O, P] of the zoo's fcn (NTK parameterisation) in float64, rounded to float32."""
     ps = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
@@ -27,14 +38,7 @@ def fcn_jacobian(params, x, act, w_std=1.5, b_std=0.05):
                 h = act(h)
         return h
 
-    y = f(torch.tensor(x, dtype=torch.float64))
-    n, o = y.shape
-    jac = np.empty((n, o, sum(p.numel() for p in ps)), np.float32)
-    for i in range(n):
-        for k in range(o):
-            g = torch.autograd.grad(y[i, k], ps, retain_graph=True)
-            jac[i, k] = torch.cat([t.reshape(-1) for t in g]).numpy()
-    return jac
+    return jacobian32(f(torch.tensor(x, dtype=torch.float64)), ps)
 
 
 def baselines(jac, name, d):

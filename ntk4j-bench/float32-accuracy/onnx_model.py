@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import torch
 
+from baseline import jacobian32
+
 
 class Net(torch.nn.Module):
     def __init__(self):
@@ -46,11 +48,5 @@ if __name__ == "__main__":
     np.save(os.path.join(d, "x.npy"), x.numpy())
     md = m.double().eval()
     ps = list(md.parameters())
-    y = md(x.double())
-    n, o = y.shape
-    jac = np.empty((n, o, sum(p.numel() for p in ps)), np.float32)
-    for i in range(n):
-        for k in range(o):
-            g = torch.autograd.grad(y[i, k], ps, retain_graph=True)
-            jac[i, k] = torch.cat([t.reshape(-1) for t in g]).numpy()
+    jac = jacobian32(md(x.double()), ps)
     np.save(os.path.join(d, "J32.npy"), jac)
